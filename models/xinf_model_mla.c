@@ -75,7 +75,9 @@ xinf_loader_mla_scale (xinf_loader_t *loader)
     const char *arch = loader->arch->name;
     char key [128];
     snprintf (key, sizeof key, "%s.rope.scaling.type", arch);
-    const char *type = xinf_gguf_has (loader->self->gguf, key) ? xinf_gguf_get_str (loader->self->gguf, key) : "none";
+    //  No key: as xinf_loader_rope reads it (linear for an arch that scales, as llama.cpp)
+    const char *type = xinf_gguf_has (loader->self->gguf, key) ? xinf_gguf_get_str (loader->self->gguf, key)
+                     : loader->arch->rope_scaling ? "linear" : "none";
     bool yarn = type && strcmp (type, "yarn") == 0, linear = type && strcmp (type, "linear") == 0;
     if (type && strcmp (type, "none") && !yarn && !linear)
         xinf_loader_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear or yarn for %s", key, type,

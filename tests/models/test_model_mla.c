@@ -90,6 +90,13 @@ test_mla_yarn (void)
     double linear = magnitude * (1.0 + 0.1 * 1.0 * log (40.0));        //  the file's multiplier: 0.1, L = 1
     CHECK_NEAR (t->query_scale, linear * linear * sqrt (80.0) / sqrt (48.0), 1e-5);
     xinf_model_destroy (&model);
+    //  No rope.scaling.type beside a factor: linear (llama.cpp's default, and RoPE's here), the scores' scale
+    //  with it
+    model = s_load_edited (path, &(s_edit_t) { "deepseek2.rope.scaling.type", S_DROP, 0, 0, NULL });
+    t = xinf_model_transformer (model);
+    CHECK_NEAR (t->rope.scale, 1.0 / 40.0, 1e-7);
+    CHECK_NEAR (t->query_scale, linear * linear * sqrt (80.0) / sqrt (48.0), 1e-5);
+    xinf_model_destroy (&model);
     //  A file's expert_weights_norm true loads and normalizes
     s_expect_loads (path, &(s_edit_t) { "deepseek2.expert_weights_norm", S_BOOL, 1, 0, NULL });
 }
