@@ -139,8 +139,10 @@ main (int argc, char **argv)
     }
     s_tool = argv [1];
     fprintf (stderr, "test_model_mla:\n");
+    test_scratch_begin ();
     RUN (test_mla_shape);
     RUN (test_mla_yarn);
     RUN (test_mla_refusals);
+    test_scratch_end ();
     return 0;
 }
