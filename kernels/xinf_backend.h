@@ -85,7 +85,9 @@ typedef struct {
 //  kv_dtypes; a Q8_0 row's heads start on whole blocks (head_dim a
 //  multiple of 32). The values may be the keys (values == keys: latent
 //  attention's, whose values are its keys): a store then writes the keys
-//  only, and attention weighs each position's key row as its value.
+//  only, and attention weighs each position's key row as its value. Only
+//  a model that needs copy_rows has such a pool, so only a backend with
+//  copy_rows (the CPU) must honour it.
 typedef struct {
     void *keys, *values;
     size_t n_layers, n_blocks, block_tokens, kv_dim;

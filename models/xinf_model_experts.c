@@ -17,9 +17,13 @@ s_load_gating (xinf_loader_t *loader)
     const char *arch = loader->arch->name;
     uint64_t gating = xinf_loader_hparam (loader, XINF_HP_GATING, 0);
     if (!gating && loader->arch->gating_keyed) {
+        //  The vocabulary as llama.cpp counts it: <arch>.vocab_size, else the token list's length
         xinf_gguf_type_t element;
         uint64_t vocab = 0;
-        if (xinf_gguf_get_array (loader->self->gguf, "tokenizer.ggml.tokens", &element, &vocab))
+        char key [128];
+        snprintf (key, sizeof key, "%s.vocab_size", arch);
+        if (xinf_gguf_get_uint (loader->self->gguf, key, &vocab)
+        &&  xinf_gguf_get_array (loader->self->gguf, "tokenizer.ggml.tokens", &element, &vocab))
             vocab = 0;
         gating = (t->n_layers == 47 || t->n_layers == 48) && vocab == 154880 ? 2 : 1;
     }

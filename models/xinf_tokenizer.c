@@ -398,14 +398,14 @@ s_end_add (xinf_tokenizer_t *self, int64_t id)
         self->end_ids [self->n_end_ids++] = (int32_t) id;
 }
 
-//  The token of that text (a control token only where 'controls'), where
-//  the vocabulary has one that is not BOS, EOS, EOT or EOM, made
-//  user-defined: rendered as its text and found in any text.
+//  The token of that text, where the vocabulary has one that is not BOS,
+//  EOS, EOT or EOM, made user-defined: rendered as its text and found in
+//  any text.
 static void
-s_as_text (xinf_tokenizer_t *self, const char *text, bool controls)
+s_as_text (xinf_tokenizer_t *self, const char *text)
 {
     int32_t id = xinf_tok_lookup (self, text, strlen (text));
-    if (id >= 0 && (!controls || self->types [id] == XINF_TOKEN_CONTROL) && id != self->bos_id && id != self->eos_id
+    if (id >= 0 && id != self->bos_id && id != self->eos_id
     &&  id != self->eot_id && id != self->eom_id) {
         self->types [id] = XINF_TOKEN_USER_DEFINED;
         self->matchable [id] = true;
@@ -424,14 +424,16 @@ s_harmony (xinf_tokenizer_t *self)
     static const char *const heads [] = { "<|start|>", "<|channel|>", "<|message|>", "<|constrain|>" };
     self->harmony = xinf_tok_lookup (self, "<|return|>", 10) >= 0 && xinf_tok_lookup (self, "<|call|>", 8) >= 0;
     for (size_t index = 0; self->harmony && index < sizeof heads / sizeof heads [0]; index++)
-        s_as_text (self, heads [index], false);
+        s_as_text (self, heads [index]);
 }
 
 //  The markers of tool calls and thoughts that the gateway parses, where a
 //  vocabulary has them as control tokens (DeepSeek V3/R1's and Kimi K2's
-//  converted files): rendered as their text and found in any text, as
-//  llama-server keeps a chat format's "preserved tokens", so that a call
-//  reaches the gateway's parser instead of vanishing.
+//  converted files): rendered as their text, as llama-server renders a
+//  chat format's "preserved tokens", so that a call reaches the gateway's
+//  parser instead of vanishing. They stay control tokens otherwise: text
+//  becomes them only where it is parsed for special tokens (a chat
+//  prompt), and constrained decoding never samples them as text.
 static void
 s_preserved (xinf_tokenizer_t *self)
 {
@@ -446,8 +448,22 @@ s_preserved (xinf_tokenizer_t *self)
     };
 #undef S_BAR
 #undef S_LOW
-    for (size_t index = 0; index < sizeof markers / sizeof markers [0]; index++)
-        s_as_text (self, markers [index], true);
+    for (size_t index = 0; index < sizeof markers / sizeof markers [0]; index++) {
+        int32_t id = xinf_tok_lookup (self, markers [index], strlen (markers [index]));
+        if (id >= 0 && self->types [id] == XINF_TOKEN_CONTROL && id != self->bos_id && id != self->eos_id
+        &&  id != self->eot_id && id != self->eom_id && self->n_shown < sizeof self->shown / sizeof self->shown [0])
+            self->shown [self->n_shown++] = id;
+    }
+}
+
+//  Whether control token 'id' is rendered as its text (s_preserved).
+static bool
+s_shown (const xinf_tokenizer_t *self, int32_t id)
+{
+    for (size_t index = 0; index < self->n_shown; index++)
+        if (self->shown [index] == id)
+            return true;
+    return false;
 }
 
 //  EOS, EOT and EOM, then the tokens whose text is a well-known end marker
@@ -502,6 +518,20 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
 //  --------------------------------------------------------------------------
 //  Decoded pieces
 
+//  Token 'id''s piece into 'out': a shown control token's text, else the
+//  model's piece of it; its length.
+static size_t
+s_piece (xinf_tokenizer_t *self, int32_t id, char *out)
+{
+    if (s_shown (self, id)) {
+        size_t length;
+        const char *text = xinf_tok_text (self, id, &length);
+        memcpy (out, text, length);
+        return length;
+    }
+    return self->model == XINF_TOK_GPT2 ? xinf_tok_bpe_piece (self, id, out) : xinf_tok_spm_piece (self, id, out);
+}
+
 static void
 s_build_pieces (xinf_tokenizer_t *self)
 {
@@ -517,9 +547,7 @@ s_build_pieces (xinf_tokenizer_t *self)
     assert (self->piece_at && self->pieces && scratch);
     size_t at = 0;
     for (int32_t id = 0; id < self->n_tokens; id++) {
-        size_t length = self->model == XINF_TOK_GPT2
-                      ? xinf_tok_bpe_piece (self, id, scratch)
-                      : xinf_tok_spm_piece (self, id, scratch);
+        size_t length = s_piece (self, id, scratch);
         self->piece_at [id] = at;
         memcpy (self->pieces + at, scratch, length);
         at += length;

@@ -48,6 +48,8 @@ struct _xinf_tokenizer_t {
     bool ignore_merges;             //  gpt2: a pre-token that is a token is taken whole (llama3)
     bool rstrip_controls;
     bool harmony;                     //  GPT-OSS's harmony vocabulary (s_harmony)           //  spec rstrip_controls (Phi-3)
+    int32_t shown [16];               //  control tokens rendered as their text (s_preserved), -1 past n_shown
+    size_t n_shown;
     int32_t end_ids [XINF_TOK_MAX_ENDS];    //  end of generation, no repeats
     size_t n_end_ids;
     char notes [XINF_TOK_NOTES];            //  what building ignored
