@@ -16,8 +16,8 @@
     results rendered by the template); Kimi K2's thought ended by a call
     begun inside it.
 */
-#include "test_unit.h"
-#include "xinf_gateway_toolcalls.h"
+#define S_WATCHED { "<\xef\xbd\x9c" "tool", "<|tool_call", NULL }
+#include "test_toolcalls.h"
 #include "xinf_gateway_tools.h"
 #include "xinf_gateway_reasoning.h"
 #include "xinf_gateway_chat.h"
@@ -37,99 +37,6 @@
 
 static const xinf_gw_tool_format_t R1 = XINF_GW_TOOLS_DEEPSEEK_R1, V31 = XINF_GW_TOOLS_DEEPSEEK_V31,
                                    KIMI = XINF_GW_TOOLS_KIMI_K2;
-
-typedef struct {
-    char *content;
-    json_t *calls;
-} s_result_t;
-
-//  Feeds 'text' cut at the given offsets (sorted, < size); with 'watch',
-//  checks after each piece that no start of a marker went to the content.
-static s_result_t
-s_parse_cuts (xinf_gw_tool_format_t format, const char *text, size_t size, const size_t *cuts, size_t cut_count,
-              bool parallel, bool watch)
-{
-    xinf_gw_toolcalls_t parser;
-    xinf_gw_toolcalls_init (&parser, format, parallel);
-    xinf_gw_buf_t content = { 0 };
-    json_t *calls = json_array ();
-    size_t at = 0;
-    for (size_t index = 0; index <= cut_count; index++) {
-        size_t end = index < cut_count ? cuts [index] : size;
-        xinf_gw_toolcalls_feed (&parser, text + at, end - at, &content, calls);
-        if (watch && content.size) {
-            xinf_gw_buf_add (&content, "", 1);
-            CHECK (!strstr (content.data, "<" BAR "tool") && !strstr (content.data, "<|tool_call"));
-            content.size--;
-        }
-        at = end;
-    }
-    xinf_gw_toolcalls_flush (&parser, &content, calls);
-    xinf_gw_toolcalls_clear (&parser);
-    s_result_t result = { strndup (content.data ? content.data : "", content.size), calls };
-    xinf_gw_buf_free (&content);
-    return result;
-}
-
-static s_result_t
-s_parse (xinf_gw_tool_format_t format, const char *text)
-{
-    return s_parse_cuts (format, text, strlen (text), NULL, 0, true, false);
-}
-
-static void
-s_result_free (s_result_t *result)
-{
-    free (result->content);
-    json_decref (result->calls);
-}
-
-//  Same content, same calls (random ids aside, Kimi's own compared).
-static bool
-s_same (const s_result_t *one, const s_result_t *two)
-{
-    if (strcmp (one->content, two->content) || json_array_size (one->calls) != json_array_size (two->calls))
-        return false;
-    for (size_t index = 0; index < json_array_size (one->calls); index++) {
-        json_t *a = json_array_get (one->calls, index), *b = json_array_get (two->calls, index);
-        const char *id = json_string_value (json_object_get (a, "id"));
-        if (!json_equal (json_object_get (a, "function"), json_object_get (b, "function"))
-        ||  (strncmp (id, "call_", 5) != 0 && !json_equal (json_object_get (a, "id"), json_object_get (b, "id"))))
-            return false;
-    }
-    return true;
-}
-
-//  Every cut into two pieces and three, and byte by byte (watched: no
-//  part of a marker streams as content while calls parse), agrees.
-static void
-s_check_splits (xinf_gw_tool_format_t format, const char *text)
-{
-    size_t size = strlen (text);
-    s_result_t whole = s_parse (format, text);
-    bool watch = json_array_size (whole.calls) > 0;
-    for (size_t cut = 1; cut < size; cut++) {
-        s_result_t split = s_parse_cuts (format, text, size, &cut, 1, true, watch);
-        CHECK (s_same (&whole, &split));
-        s_result_free (&split);
-    }
-    size_t step = size > 120 ? size / 40 : 1;
-    for (size_t first = 1; first < size; first += step)
-        for (size_t second = first + 1; second < size; second += step) {
-            size_t cuts [2] = { first, second };
-            s_result_t split = s_parse_cuts (format, text, size, cuts, 2, true, watch);
-            CHECK (s_same (&whole, &split));
-            s_result_free (&split);
-        }
-    size_t *bytes = malloc (size * sizeof (size_t));
-    for (size_t at = 1; at < size; at++)
-        bytes [at - 1] = at;
-    s_result_t split = s_parse_cuts (format, text, size, bytes, size - 1, true, watch);
-    CHECK (s_same (&whole, &split));
-    s_result_free (&split);
-    free (bytes);
-    s_result_free (&whole);
-}
 
 //  Call 'index': its name, arguments and, unless NULL, its id.
 static void

@@ -13,112 +13,9 @@
     parallel_tool_calls and tool messages, each refusal a 400 naming the
     field, and the fallback that describes tools in a system message.
 */
-#include "test_unit.h"
-#include "xinf_gateway_toolcalls.h"
+#define S_WATCHED { "<tool_c", "[TOOL_C", "<|python", NULL }
+#include "test_toolcalls.h"
 #include "xinf_gateway_tools.h"
-
-typedef struct {
-    char *content;
-    json_t *calls;
-} s_result_t;
-
-//  Feeds 'text' cut at the given offsets (sorted, < size) to a parser
-//  that has the request's 'tools' (or none).
-static s_result_t
-s_parse_tools (xinf_gw_tool_format_t format, const json_t *tools, const char *text, size_t size, const size_t *cuts,
-               size_t cut_count, bool parallel)
-{
-    xinf_gw_toolcalls_t parser;
-    xinf_gw_toolcalls_init (&parser, format, parallel);
-    xinf_gw_toolcalls_set_tools (&parser, tools);
-    xinf_gw_buf_t content = { 0 };
-    json_t *calls = json_array ();
-    size_t at = 0;
-    for (size_t index = 0; index <= cut_count; index++) {
-        size_t end = index < cut_count ? cuts [index] : size;
-        xinf_gw_toolcalls_feed (&parser, text + at, end - at, &content, calls);
-        at = end;
-    }
-    xinf_gw_toolcalls_flush (&parser, &content, calls);
-    xinf_gw_toolcalls_clear (&parser);
-    s_result_t result = { strdup (content.data ? content.data : ""), calls };
-    xinf_gw_buf_free (&content);
-    return result;
-}
-
-//  Feeds 'text' cut at the given offsets (sorted, < size).
-static s_result_t
-s_parse_cuts (xinf_gw_tool_format_t format, const char *text, size_t size, const size_t *cuts, size_t cut_count,
-              bool parallel)
-{
-    return s_parse_tools (format, NULL, text, size, cuts, cut_count, parallel);
-}
-
-static s_result_t
-s_parse (xinf_gw_tool_format_t format, const char *text)
-{
-    return s_parse_cuts (format, text, strlen (text), NULL, 0, true);
-}
-
-static void
-s_result_free (s_result_t *result)
-{
-    free (result->content);
-    json_decref (result->calls);
-}
-
-//  Same content, same calls (ids aside: they are random).
-static bool
-s_same (const s_result_t *one, const s_result_t *two)
-{
-    if (strcmp (one->content, two->content) || json_array_size (one->calls) != json_array_size (two->calls))
-        return false;
-    for (size_t index = 0; index < json_array_size (one->calls); index++)
-        if (!json_equal (json_object_get (json_array_get (one->calls, index), "function"),
-                         json_object_get (json_array_get (two->calls, index), "function")))
-            return false;
-    return true;
-}
-
-//  Every split of 'text' into 2 and 3 pieces, and byte by byte, agrees
-//  with the whole; what streams as content is never a partial tag.
-static void
-s_check_splits (xinf_gw_tool_format_t format, const char *text)
-{
-    size_t size = strlen (text);
-    s_result_t whole = s_parse (format, text);
-    for (size_t cut = 1; cut < size; cut++) {
-        s_result_t split = s_parse_cuts (format, text, size, &cut, 1, true);
-        CHECK (s_same (&whole, &split));
-        s_result_free (&split);
-    }
-    size_t step = size > 200 ? size / 60 : 1;
-    for (size_t first = 1; first < size; first += step)
-        for (size_t second = first + 1; second < size; second += step) {
-            size_t cuts [2] = { first, second };
-            s_result_t split = s_parse_cuts (format, text, size, cuts, 2, true);
-            CHECK (s_same (&whole, &split));
-            s_result_free (&split);
-        }
-    //  Byte by byte, watching the content as it streams
-    xinf_gw_toolcalls_t parser;
-    xinf_gw_toolcalls_init (&parser, format, true);
-    xinf_gw_buf_t content = { 0 };
-    json_t *calls = json_array ();
-    for (size_t at = 0; at < size; at++) {
-        xinf_gw_toolcalls_feed (&parser, text + at, 1, &content, calls);
-        if (json_array_size (whole.calls) && content.size)
-            //  While calls parse, no piece of their tags is content
-            CHECK (!strstr (content.data, "<tool_c") && !strstr (content.data, "[TOOL_C") && !strstr (content.data, "<|python"));
-    }
-    xinf_gw_toolcalls_flush (&parser, &content, calls);
-    s_result_t bytes = { strdup (content.data ? content.data : ""), calls };
-    CHECK (s_same (&whole, &bytes));
-    s_result_free (&bytes);
-    xinf_gw_toolcalls_clear (&parser);
-    xinf_gw_buf_free (&content);
-    s_result_free (&whole);
-}
 
 //  Checks call 'index': its name and its arguments text.
 static void
@@ -161,7 +58,7 @@ s_test_hermes (void)
     s_check_splits (hermes, two);
 
     //  parallel_tool_calls false: the first call only
-    result = s_parse_cuts (hermes, two, strlen (two), NULL, 0, false);
+    result = s_parse_cuts (hermes, two, strlen (two), NULL, 0, false, false);
     CHECK_INT (json_array_size (result.calls), 1);
     s_result_free (&result);
 
@@ -226,7 +123,7 @@ s_test_malformed (void)
         memset (text + head, 'x', filler);
         strcpy (text + head + filler, "\"}}</tool_call>");
         size_t cuts [3] = { 7, 5000, head + filler - 3 };
-        result = s_parse_cuts (XINF_GW_TOOLS_HERMES, text, strlen (text), cuts, 3, true);
+        result = s_parse_cuts (XINF_GW_TOOLS_HERMES, text, strlen (text), cuts, 3, true, false);
         CHECK_INT (json_array_size (result.calls), round == 0 ? 1 : 0);
         if (round == 1)
             CHECK_STR (result.content, text);
@@ -314,7 +211,7 @@ s_test_mistral (void)
 static s_result_t
 s_parse_glm (const char *text, const json_t *tools)
 {
-    return s_parse_tools (XINF_GW_TOOLS_GLM45, tools, text, strlen (text), NULL, 0, true);
+    return s_parse_tools (XINF_GW_TOOLS_GLM45, tools, text, strlen (text), NULL, 0, true, false);
 }
 
 //  GLM-4.5's calls: a name and <arg_key>/<arg_value> pairs, several calls,
@@ -382,7 +279,7 @@ s_test_glm45 (void)
         s_result_free (&result);
     }
     static const char nul [] = "<tool_call>f\0g<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>";
-    result = s_parse_cuts (glm, nul, sizeof nul - 1, NULL, 0, true);       //  a NUL in the name: no call
+    result = s_parse_cuts (glm, nul, sizeof nul - 1, NULL, 0, true, false);       //  a NUL in the name: no call
     CHECK_INT (json_array_size (result.calls), 0);
     s_result_free (&result);
 }
@@ -417,7 +314,7 @@ s_test_garbage (void)
                     cuts [a] = cuts [b];
                     cuts [b] = swap;
                 }
-        s_result_t split = s_parse_cuts (format, text, size, cuts, size > 1 ? 3 : 0, true);
+        s_result_t split = s_parse_cuts (format, text, size, cuts, size > 1 ? 3 : 0, true, false);
         CHECK (s_same (&whole, &split));
         calls += json_array_size (whole.calls);
         s_result_free (&whole);
