@@ -109,16 +109,16 @@ xinf_gw_toolcalls_clear (xinf_gw_toolcalls_t *self)
 
 // ---- JSON spans -------------------------------------------------------------
 
-static bool
-s_blank (char c)
+bool
+xinf_gw_toolcall_blank (char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static size_t
-s_skip_space (const char *text, size_t size, size_t at)
+size_t
+xinf_gw_toolcall_skip_blanks (const char *text, size_t size, size_t at)
 {
-    while (at < size && s_blank (text [at]))
+    while (at < size && xinf_gw_toolcall_blank (text [at]))
         at++;
     return at;
 }
@@ -167,23 +167,23 @@ static bool
 s_member_span (const char *text, size_t size, const char *key, size_t *start, size_t *end)
 {
     size_t key_length = strlen (key);
-    size_t at = s_skip_space (text, size, 1);
+    size_t at = xinf_gw_toolcall_skip_blanks (text, size, 1);
     while (at < size && text [at] == '"') {
         size_t key_end = s_value_end (text, size, at);
         bool match = key_end - at == key_length + 2 && memcmp (text + at + 1, key, key_length) == 0;
-        at = s_skip_space (text, size, key_end);
+        at = xinf_gw_toolcall_skip_blanks (text, size, key_end);
         if (at >= size || text [at] != ':')
             return false;
-        at = s_skip_space (text, size, at + 1);
+        at = xinf_gw_toolcall_skip_blanks (text, size, at + 1);
         size_t value_end = s_value_end (text, size, at);
         if (match) {
             *start = at;
             *end = value_end;
             return true;
         }
-        at = s_skip_space (text, size, value_end);
+        at = xinf_gw_toolcall_skip_blanks (text, size, value_end);
         if (at < size && text [at] == ',')
-            at = s_skip_space (text, size, at + 1);
+            at = xinf_gw_toolcall_skip_blanks (text, size, at + 1);
     }
     return false;
 }
@@ -270,7 +270,7 @@ s_parse_calls (xinf_gw_tool_format_t format, const char *text, size_t size, size
                json_t *found)
 {
     json_error_t error;
-    size_t start = s_skip_space (text, size, *at);
+    size_t start = xinf_gw_toolcall_skip_blanks (text, size, *at);
     json_t *value = json_loadb (text + start, size - start, JSON_DISABLE_EOF_CHECK, &error);
     if (!value)
         return false;
@@ -283,7 +283,7 @@ s_parse_calls (xinf_gw_tool_format_t format, const char *text, size_t size, size
             json_array_append_new (found, call);
     }
     //  An array's items: find each one's span to keep its arguments' text
-    for (size_t index = 0, item = s_skip_space (text, size, start + 1); ok && want_array
+    for (size_t index = 0, item = xinf_gw_toolcall_skip_blanks (text, size, start + 1); ok && want_array
          && index < json_array_size (value); index++) {
         json_t *object = json_array_get (value, index);
         size_t item_end = item + s_value_end (text + item, end - item, 0);
@@ -291,9 +291,9 @@ s_parse_calls (xinf_gw_tool_format_t format, const char *text, size_t size, size
         ok = call != NULL;
         if (call)
             json_array_append_new (found, call);
-        item = s_skip_space (text, size, item_end);
+        item = xinf_gw_toolcall_skip_blanks (text, size, item_end);
         if (item < size && text [item] == ',')
-            item = s_skip_space (text, size, item + 1);
+            item = xinf_gw_toolcall_skip_blanks (text, size, item + 1);
     }
     json_decref (value);
     *at = end;
@@ -304,7 +304,7 @@ bool
 xinf_gw_toolcall_object_span (const char *text, size_t size, size_t at, size_t *start, size_t *end)
 {
     json_error_t error;
-    *start = s_skip_space (text, size, at);
+    *start = xinf_gw_toolcall_skip_blanks (text, size, at);
     json_t *value = json_loadb (text + *start, size - *start, JSON_DISABLE_EOF_CHECK, &error);
     bool ok = json_is_object (value);
     json_decref (value);
@@ -318,7 +318,7 @@ s_parse_named_args (const char *text, size_t size, json_t *found)
 {
     size_t at = 0;
     while (true) {
-        at = s_skip_space (text, size, at);
+        at = xinf_gw_toolcall_skip_blanks (text, size, at);
         const char *args = memmem (text + at, size - at, MISTRAL_ARGS, strlen (MISTRAL_ARGS));
         if (!args || !s_name_valid (text + at, (size_t) (args - text - at)))
             return false;
@@ -327,7 +327,7 @@ s_parse_named_args (const char *text, size_t size, json_t *found)
             return false;
         json_array_append_new (found, s_call_new (XINF_GW_TOOLS_MISTRAL, text + at, (size_t) (args - text - at),
                                                   text + start, end - start));
-        at = s_skip_space (text, size, end);
+        at = xinf_gw_toolcall_skip_blanks (text, size, end);
         if (at == size)
             return true;
         if (size - at < strlen (MISTRAL_OPEN) || memcmp (text + at, MISTRAL_OPEN, strlen (MISTRAL_OPEN)) != 0)
@@ -394,8 +394,8 @@ s_add_json_string (xinf_gw_buf_t *out, const char *text, size_t size)
 static bool
 s_add_glm_value (xinf_gw_buf_t *out, bool string, const char *value, size_t size)
 {
-    size_t start = s_skip_space (value, size, 0), end = size;
-    while (end > start && s_blank (value [end - 1]))
+    size_t start = xinf_gw_toolcall_skip_blanks (value, size, 0), end = size;
+    while (end > start && xinf_gw_toolcall_blank (value [end - 1]))
         end--;
     json_error_t error;
     json_t *parsed = string ? NULL : json_loadb (value + start, end - start, JSON_DECODE_ANY, &error);
@@ -427,8 +427,8 @@ static bool
 s_parse_glm (const xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *found)
 {
     const char *first_key = memmem (text, size, GLM_KEY, strlen (GLM_KEY));
-    size_t at = first_key ? (size_t) (first_key - text) : size, start = s_skip_space (text, at, 0), end = at;
-    while (end > start && s_blank (text [end - 1]))
+    size_t at = first_key ? (size_t) (first_key - text) : size, start = xinf_gw_toolcall_skip_blanks (text, at, 0), end = at;
+    while (end > start && xinf_gw_toolcall_blank (text [end - 1]))
         end--;
     if (!xinf_gw_toolcall_name_valid (text + start, end - start))
         return false;
@@ -438,10 +438,10 @@ s_parse_glm (const xinf_gw_toolcalls_t *self, const char *text, size_t size, jso
     xinf_gw_buf_t arguments = { 0 };
     xinf_gw_buf_add_str (&arguments, "{");
     bool ok = true;
-    while (ok && (at = s_skip_space (text, size, at)) < size) {
+    while (ok && (at = xinf_gw_toolcall_skip_blanks (text, size, at)) < size) {
         size_t key, key_length, value, value_length;
         ok = s_tagged (text, size, &at, GLM_KEY, GLM_KEY_END, &key, &key_length);
-        at = s_skip_space (text, size, at);
+        at = xinf_gw_toolcall_skip_blanks (text, size, at);
         ok = ok && s_tagged (text, size, &at, GLM_VALUE, GLM_VALUE_END, &value, &value_length)
           && s_name_valid (text + key, key_length) && !json_object_getn (keys, text + key, key_length)
           && json_object_setn_new (keys, text + key, key_length, json_true ()) == 0;
@@ -470,7 +470,7 @@ s_parse_body (xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *
         return s_parse_glm (self, text, size, found);
     if (s_sections (self->format))
         return xinf_gw_toolcalls_sections_parse (self->format, self->marker, text, size, found);
-    size_t at = s_skip_space (text, size, 0);
+    size_t at = xinf_gw_toolcall_skip_blanks (text, size, 0);
     if (at == size)
         return false;
     if (self->format == XINF_GW_TOOLS_MISTRAL && text [at] != '[')
@@ -480,9 +480,9 @@ s_parse_body (xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *
         if (!s_parse_calls (self->format, text, size, &at, array, found))
             return false;
         //  Llama 3: several objects, blanks or ';' between
-        at = s_skip_space (text, size, at);
+        at = xinf_gw_toolcall_skip_blanks (text, size, at);
         if (at < size && text [at] == ';' && self->format == XINF_GW_TOOLS_LLAMA3)
-            at = s_skip_space (text, size, at + 1);
+            at = xinf_gw_toolcall_skip_blanks (text, size, at + 1);
         if (at < size && (self->format != XINF_GW_TOOLS_LLAMA3 || text [at] != '{'))
             return false;
     }
@@ -533,7 +533,7 @@ s_prefix_tail (const xinf_gw_buf_t *pending, const char *marker)
 static void
 s_give (xinf_gw_toolcalls_t *self, size_t count, xinf_gw_buf_t *content)
 {
-    if (self->calls > 0 && s_skip_space (self->pending.data, count, 0) == count)
+    if (self->calls > 0 && xinf_gw_toolcall_skip_blanks (self->pending.data, count, 0) == count)
         return;
     xinf_gw_buf_add (content, self->pending.data, count);
     xinf_gw_buf_consume (&self->pending, count);
@@ -543,7 +543,7 @@ s_give (xinf_gw_toolcalls_t *self, size_t count, xinf_gw_buf_t *content)
 static bool
 s_decide_start (xinf_gw_toolcalls_t *self)
 {
-    size_t at = s_skip_space (self->pending.data, self->pending.size, 0);
+    size_t at = xinf_gw_toolcall_skip_blanks (self->pending.data, self->pending.size, 0);
     const char *tag = self->format == XINF_GW_TOOLS_LLAMA3 ? PYTHON_TAG : MISTRAL_OPEN;
     size_t rest = self->pending.size - at, tag_length = strlen (tag);
     if (rest == 0 || (rest < tag_length && memcmp (self->pending.data + at, tag, rest) == 0))
@@ -586,7 +586,7 @@ s_scan_text (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content)
     }
     size_t before = (size_t) (found - self->pending.data);
     //  Blanks between calls are not content
-    if (self->calls == 0 || s_skip_space (self->pending.data, before, 0) < before)
+    if (self->calls == 0 || xinf_gw_toolcall_skip_blanks (self->pending.data, before, 0) < before)
         xinf_gw_buf_add (content, self->pending.data, before);
     xinf_gw_buf_consume (&self->pending, before);
     xinf_gw_buf_consume (&self->pending, strlen (tag));
@@ -649,7 +649,7 @@ xinf_gw_toolcalls_flush (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content, json
         //  The end closes an open call: a Hermes call may lack its closing tag
         s_take_body (self, self->pending.data ? self->pending.data : "", self->pending.size, "", content, calls);
     else
-    if (self->calls == 0 || s_skip_space (self->pending.data, self->pending.size, 0) < self->pending.size)
+    if (self->calls == 0 || xinf_gw_toolcall_skip_blanks (self->pending.data, self->pending.size, 0) < self->pending.size)
         xinf_gw_buf_add (content, self->pending.data, self->pending.size);
     xinf_gw_buf_consume (&self->pending, self->pending.size);
     self->state = s_PLAIN;

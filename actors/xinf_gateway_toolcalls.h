@@ -116,6 +116,10 @@ json_t *xinf_gw_toolcall_new (xinf_gw_tool_format_t format, const char *name, si
 bool xinf_gw_toolcall_name_valid (const char *name, size_t size);
 //  The JSON object at text[at] (after blanks): its span; false when none.
 bool xinf_gw_toolcall_object_span (const char *text, size_t size, size_t at, size_t *start, size_t *end);
+//  Whether c is a blank between a call's parts (space, tab, CR, LF), and
+//  the first place from 'at' that is not one (or size).
+bool xinf_gw_toolcall_blank (char c);
+size_t xinf_gw_toolcall_skip_blanks (const char *text, size_t size, size_t at);
 //  A DeepSeek or Kimi section's body (what lies between its opening
 //  'marker' and its end) as calls appended to 'found'; false when any
 //  call does not parse or there is none.

@@ -29,20 +29,6 @@
 #define KIMI_PREFIX  "functions."
 #define ID_MAX       128                          //  bytes of a Kimi call id kept as the model wrote it
 
-static bool
-s_blank (char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static size_t
-s_skip (const char *text, size_t size, size_t at)
-{
-    while (at < size && s_blank (text [at]))
-        at++;
-    return at;
-}
-
 //  Whether text[at] begins with 'word'; if so, *at moves past it.
 static bool
 s_take (const char *text, size_t size, size_t *at, const char *word)
@@ -66,9 +52,9 @@ s_find (const char *text, size_t size, size_t at, const char *word)
 static void
 s_trim (const char *text, size_t *start, size_t *end)
 {
-    while (*start < *end && s_blank (text [*start]))
+    while (*start < *end && xinf_gw_toolcall_blank (text [*start]))
         (*start)++;
-    while (*end > *start && s_blank (text [*end - 1]))
+    while (*end > *start && xinf_gw_toolcall_blank (text [*end - 1]))
         (*end)--;
 }
 
@@ -86,10 +72,10 @@ s_deepseek_fenced (const char *text, size_t size, size_t *at, size_t *name, size
     *name = *at;
     *name_end = line;
     s_trim (text, name, name_end);
-    size_t next = s_skip (text, size, line);
+    size_t next = xinf_gw_toolcall_skip_blanks (text, size, line);
     if (!s_take (text, size, &next, "```json") || !xinf_gw_toolcall_object_span (text, size, next, start, end))
         return false;
-    next = s_skip (text, size, *end);
+    next = xinf_gw_toolcall_skip_blanks (text, size, *end);
     if (!s_take (text, size, &next, "```"))
         return false;
     *at = next;
@@ -107,7 +93,7 @@ s_deepseek_call (const char *text, size_t size, size_t *at, json_t *found)
     size_t head = *at, head_end = sep, name, name_end, start, end;
     s_trim (text, &head, &head_end);
     size_t next = sep + strlen (DS_SEP);
-    size_t first = s_skip (text, size, next);
+    size_t first = xinf_gw_toolcall_skip_blanks (text, size, next);
     if (first < size && text [first] == '{') {             //  V3.1: NAME<｜tool▁sep｜>{ARGS}
         if (!xinf_gw_toolcall_object_span (text, size, first, &start, &end))
             return false;
@@ -121,7 +107,7 @@ s_deepseek_call (const char *text, size_t size, size_t *at, json_t *found)
         return false;
     if (!xinf_gw_toolcall_name_valid (text + name, name_end - name))
         return false;
-    next = s_skip (text, size, next);
+    next = xinf_gw_toolcall_skip_blanks (text, size, next);
     if (!s_take (text, size, &next, DS_CALL_END) && next != size)
         return false;                                      //  only the last call may lack its end
     json_array_append_new (found, xinf_gw_toolcall_new (XINF_GW_TOOLS_DEEPSEEK_V31, text + name, name_end - name,
@@ -170,7 +156,7 @@ s_kimi_call (const char *text, size_t size, size_t *at, json_t *found)
         *call_id = 0;
     json_array_append_new (found, xinf_gw_toolcall_new (XINF_GW_TOOLS_KIMI_K2, text + name, name_end - name,
                                                         text + start, end - start, *call_id ? call_id : NULL));
-    *at = s_skip (text, size, end);
+    *at = xinf_gw_toolcall_skip_blanks (text, size, end);
     s_take (text, size, at, KIMI_END);
     return true;
 }
@@ -183,7 +169,7 @@ xinf_gw_toolcalls_sections_parse (xinf_gw_tool_format_t format, const char *mark
     //  A bare <|tool_call_begin|> opened Kimi's calls: the first is begun
     bool begun = kimi && streq (marker, KIMI_CALL);
     size_t at = 0, count = 0;
-    while ((at = s_skip (body, size, at)) < size || begun) {
+    while ((at = xinf_gw_toolcall_skip_blanks (body, size, at)) < size || begun) {
         if (kimi && !begun && !s_take (body, size, &at, KIMI_CALL))
             return false;
         begun = false;
