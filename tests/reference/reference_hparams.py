@@ -51,6 +51,14 @@ def yarn_inv_freq(n_rot, freq_base, factor, original_context):
     return inv_freq, 0.1 * math.log(factor) + 1.0
 
 
+def required_int(r, arch, key):
+    """The file's integer <arch>.<key>, which it must have."""
+    v = r.get_int("%s.%s" % (arch, key))
+    if v is None:
+        raise ValueError("%s: missing metadata %s.%s" % (r.path, arch, key))
+    return v
+
+
 class HParams:
     def __init__(self, r):
         arch = r.get("general.architecture")
@@ -59,10 +67,7 @@ class HParams:
         self.arch = arch
 
         def req(key):
-            v = r.get_int("%s.%s" % (arch, key))
-            if v is None:
-                raise ValueError("%s: missing metadata %s.%s" % (r.path, arch, key))
-            return v
+            return required_int(r, arch, key)
 
         self.dim = req("embedding_length")
         self.n_layers = req("block_count") - (r.get_int(arch + ".nextn_predict_layers", 0) if arch == "glm4moe" else 0)

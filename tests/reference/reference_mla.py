@@ -82,6 +82,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_forward as R  # noqa: E402
 from gguf_reader import GGUFReader  # noqa: E402
+from reference_hparams import required_int  # noqa: E402
 
 MLA_ARCHS = ("deepseek2",)
 F16_TINY = 6.103515625e-5       # llama.cpp's clamp of the weights' sum
@@ -95,10 +96,7 @@ class MLAHParams:
         self.arch = arch
 
         def req(key):
-            v = r.get_int("%s.%s" % (arch, key))
-            if v is None:
-                raise ValueError("%s: missing metadata %s.%s" % (r.path, arch, key))
-            return v
+            return required_int(r, arch, key)
 
         def opt(key, default):
             return r.get_int("%s.%s" % (arch, key), default)
