@@ -138,7 +138,8 @@ xinf_kv_cache_new_windowed (const xinf_transformer_t *model, xinf_backend_t *bac
     self->xb2 = s_floats (backend, max_tokens * model->dim);
     self->q = s_floats (backend, max_tokens * self->q_dim);
     self->k = s_floats (backend, max_tokens * self->kv_dim);
-    self->v = s_floats (backend, max_tokens * self->kv_dim);
+    //  Latent attention's values are its keys (its pool shares them): no values of their own
+    self->v = model->mla.kv_rank ? self->k : s_floats (backend, max_tokens * self->kv_dim);
     self->attn = s_floats (backend, max_tokens * self->q_dim);
     self->hb = s_floats (backend, max_tokens * self->ffn);
     self->hb2 = s_floats (backend, max_tokens * self->ffn);
@@ -164,7 +165,8 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
         void *buffers [] = { self->pool.keys, self->pool.values != self->pool.keys ? self->pool.values : NULL,
                              self->local_pool.keys,
                              self->local_pool.values != self->local_pool.keys ? self->local_pool.values : NULL,
-                             self->x, self->xb, self->xb2, self->q, self->k, self->v, self->attn, self->hb, self->hb2,
+                             self->x, self->xb, self->xb2, self->q, self->k, self->v != self->k ? self->v : NULL,
+                             self->attn, self->hb, self->hb2,
                              self->mla_a, self->mla_b, self->mla_c };
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
             if (buffers [index])
